@@ -1,0 +1,3 @@
+module github.com/token-budget/examples/token-budget
+
+go 1.26
