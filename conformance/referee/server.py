@@ -20,6 +20,7 @@ Design points that matter for the conformance suite:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import http
 import logging
 import socket
@@ -36,6 +37,11 @@ from . import dialects
 from .errors import ServerError
 from .record import Connection, Record, WriteRecord
 from .script import Script
+
+# Linux ioctl: bytes in the send queue not yet acknowledged by the peer.
+_SIOCOUTQ = 0x5411
+# How long a client gets to read the last writes before a scripted reset.
+RESET_GRACE_S = 0.05
 
 logger = logging.getLogger("referee.server")
 
@@ -408,7 +414,7 @@ class _Exchange:
             await _close(self.writer)
         elif script.end == "reset":
             conn.end = "reset"
-            _reset(self.writer)
+            await _reset(self.writer)
         else:
             conn.end = "hold-expired"
             await _close(self.writer)
@@ -456,11 +462,32 @@ def _set_nodelay(writer: asyncio.StreamWriter) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
+async def _reset(writer: asyncio.StreamWriter) -> None:
+    # A reset throws away whatever the peer has not read yet, on both sides. Scripted
+    # writes before the reset are part of the case ("partial content is kept"), so
+    # first let the kernel deliver them (send queue empty = acknowledged) and give the
+    # client a moment to read them; only then send the RST.
     sock = writer.get_extra_info("socket")
     if sock is not None:
+        await _drain_send_queue(sock)
+        await asyncio.sleep(RESET_GRACE_S)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+async def _drain_send_queue(sock: socket.socket, limit_s: float = 1.0) -> None:
+    """Wait until the kernel's send queue is empty (Linux SIOCOUTQ), at most limit_s."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            pending = struct.unpack(
+                "i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0")
+            )[0]
+        except OSError:
+            return
+        if pending == 0:
+            return
+        await asyncio.sleep(0.002)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
