@@ -27,7 +27,7 @@ tb_ensure_devenv() {
   echo "token-budget: setting up $venv (first run only)..." >&2
   python3 -m venv "$venv" >&2 || return 2
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2 || return 2
-  "$venv/bin/python" -m pip install --quiet -e "$root/python[dev,exact]" >&2 || return 2
+  "$venv/bin/python" -m pip install --quiet -e "$root/python[exact,redis,test]" >&2 || return 2
   if [ -f "$root/conformance/requirements.txt" ]; then
     "$venv/bin/python" -m pip install --quiet -r "$root/conformance/requirements.txt" >&2 || return 2
   fi

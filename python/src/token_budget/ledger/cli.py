@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from .errors import EXIT_USAGE, LedgerError, LedgerUnavailable, QuotaExceeded
-from .ledger import DEFAULT_TTL, Ledger
-from .location import ENV_LEDGER, open_ledger
+from .ledger import Ledger
+from .location import open_ledger
+from .options import DEFAULT_TTL, ENV_LEDGER, ENV_USER, add_ledger_options
 from .quota import parse_quota
 from .records import Reservation, Settlement, UsageRow
 
@@ -57,7 +58,6 @@ __all__ = [
 
 logger = logging.getLogger("token_budget.ledger.cli")
 
-ENV_USER = "TOKEN_BUDGET_USER"
 COMMANDS = ("quota", "usage")
 
 
@@ -73,42 +73,6 @@ class LedgerGrant:
     chars_per_token: float
     reservation: Reservation | None = None
     ledger: Ledger | None = None
-
-
-def add_ledger_options(parser: argparse.ArgumentParser) -> None:
-    """Add --user, --ledger, --fail-open, --learned-ratio and --ledger-ttl."""
-    group = parser.add_argument_group("quotas across requests")
-    group.add_argument(
-        "--user",
-        metavar="USER",
-        help=f"meter this request against USER's quota (env {ENV_USER})",
-    )
-    group.add_argument(
-        "--ledger",
-        metavar="URL",
-        help="where quotas are kept: sqlite:///PATH, redis://HOST:PORT/DB or "
-        f"memory:// (env {ENV_LEDGER}; default: a file in the user data directory)",
-    )
-    group.add_argument(
-        "--fail-open",
-        action="store_true",
-        help="when the ledger cannot be reached, run the request unmetered "
-        "(logged) instead of refusing it",
-    )
-    group.add_argument(
-        "--learned-ratio",
-        action="store_true",
-        help="estimate with the chars-per-token the ledger learned for the model, "
-        "when it has learned one",
-    )
-    group.add_argument(
-        "--ledger-ttl",
-        metavar="SECONDS",
-        type=_positive_seconds,
-        default=DEFAULT_TTL,
-        help="how long a reservation of a killed request is held before it lapses "
-        f"(default {DEFAULT_TTL:g})",
-    )
 
 
 def reserve_before_request(
@@ -385,15 +349,3 @@ def _unrecorded(user: str, budget: int) -> Reservation:
         expires_at=0.0,
         remaining=None,
     )
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number of seconds: {text!r}"
-        )
-    return value

@@ -23,13 +23,13 @@ from collections.abc import Callable
 from typing import Any
 
 from .charges import charge_from_result
+from .options import DEFAULT_TTL
 from .quota import PeriodKeys, Quota, parse_quota
 from .records import Charge, Reservation, Settlement, UsageRow
 from .store import LedgerStore, ReserveRequest, SettleRequest
 
 logger = logging.getLogger("token_budget.ledger")
 
-DEFAULT_TTL = 600.0
 # Settled and lapsed reservations are remembered this long so that a late or repeated
 # settle is recognised; it must exceed any request's plausible run time.
 DEFAULT_RETENTION = 7 * 86400.0

@@ -16,9 +16,9 @@ from typing import Any
 from .errors import InvalidLedgerURL
 from .ledger import Ledger
 from .memory import MemoryStore
+from .options import ENV_LEDGER
 from .store import LedgerStore
 
-ENV_LEDGER = "TOKEN_BUDGET_LEDGER"
 APP_NAME = "token-budget"
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 

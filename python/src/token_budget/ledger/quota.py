@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from .errors import InvalidQuota
 
-# Tokens are written like SPEC.md section 1.1 integers: ASCII digits only, no sign.
+# Tokens are written like SPEC.md section 1.2 integers: ASCII digits only, no sign.
 _TOKENS = re.compile(r"^[0-9]+$")
 _USD = re.compile(r"^\$?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 

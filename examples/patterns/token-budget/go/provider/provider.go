@@ -1,7 +1,7 @@
 // Package provider implements budget.Provider for loopback (in-process),
 // OpenAI Chat Completions and compatible servers, Anthropic Messages and
 // Ollama's native API, with the defaults and environment variables of
-// conformance/SPEC.md section 1.2.
+// conformance/SPEC.md section 1.3.
 package provider
 
 import (

@@ -94,7 +94,7 @@ var (
 	decimalPattern = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
 )
 
-// parseInteger applies the integer grammar of SPEC.md section 1.1.
+// parseInteger applies the integer grammar of SPEC.md section 1.2.
 func parseInteger(what, text string, lo, hi int64) (int, error) {
 	if !integerPattern.MatchString(text) {
 		return 0, usagef("%s must be a whole number written with digits only, got %q", what, text)

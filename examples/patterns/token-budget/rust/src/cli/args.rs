@@ -211,7 +211,7 @@ fn count(name: &str, text: &str) -> Result<u32, UsageError> {
     Ok(u32::try_from(value).unwrap_or(u32::MAX))
 }
 
-/// SPEC §1.1 integers: ASCII digits only, then a range check.
+/// SPEC §1.2 integers: ASCII digits only, then a range check.
 fn integer(name: &str, text: &str, min: u64, max: u64) -> Result<u64, UsageError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(UsageError(format!(
@@ -227,7 +227,7 @@ fn integer(name: &str, text: &str, min: u64, max: u64) -> Result<u64, UsageError
     }
 }
 
-/// SPEC §1.1 decimals: the grammar first (the standard parser also takes
+/// SPEC §1.2 decimals: the grammar first (the standard parser also takes
 /// `inf`, `nan` and signs), then a correctly rounded parse, finite and > 0.
 fn decimal(name: &str, text: &str) -> Result<f64, UsageError> {
     let parsed = if is_decimal(text) {

@@ -22,7 +22,7 @@ use crate::usage::UsageUpdate;
 /// The default connect and read-silence timeout (SPEC §1, `--timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The provider families of SPEC §1.2.
+/// The provider families of SPEC §1.3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
     /// In-process and deterministic; no network.
@@ -237,7 +237,7 @@ impl Provider {
         })
     }
 
-    /// A provider configured from the environment variables of SPEC §1.2;
+    /// A provider configured from the environment variables of SPEC §1.3;
     /// `base_url` (the `--base-url` option) wins over the variable. Empty
     /// variables count as absent.
     pub fn from_env(kind: ProviderKind, base_url: Option<&str>) -> Result<Self, ConfigError> {
