@@ -24,7 +24,9 @@ from typing import Any, Literal
 CONTRACT_VERSION = 1
 ESTIMATE_CAP = 2**53
 
-DEFAULT_PROMPT = "Explain in a few paragraphs why streaming answers need a token budget."
+DEFAULT_PROMPT = (
+    "Explain in a few paragraphs why streaming answers need a token budget."
+)
 
 BodyEnd = Literal["clean", "reset", "hold"]
 End = Literal["complete", "budget", "truncated", "error"]
@@ -329,7 +331,11 @@ def parse_body(provider: str, body: bytes) -> ParsedBody:
     events: list[Event] = []
     offsets: list[int] = []
     for offset, name, data in sse_events(body):
-        event = _openai_event(data) if provider == "openai" else _anthropic_event(name, data)
+        event = (
+            _openai_event(data)
+            if provider == "openai"
+            else _anthropic_event(name, data)
+        )
         if event is not None:
             events.append(event)
             offsets.append(offset)
@@ -355,7 +361,7 @@ def sse_events(body: bytes) -> list[tuple[int, str, str]]:
             data, name = [], ""
         elif not text.startswith(":"):
             key, _, value = text.partition(":")
-            value = value[1:] if value.startswith(" ") else value
+            value = value.removeprefix(" ")
             if key == "data":
                 data.append(value)
             elif key == "event":
@@ -409,7 +415,9 @@ def _openai_event(data: str) -> Event:
             continue
         delta = choice.get("delta")
         delta = delta if isinstance(delta, dict) else {}
-        hidden.append(_text(delta.get("reasoning_content")) + _text(delta.get("reasoning")))
+        hidden.append(
+            _text(delta.get("reasoning_content")) + _text(delta.get("reasoning"))
+        )
         visible.append(_text(delta.get("content")))
         hidden.extend(_tool_arguments(delta.get("tool_calls")))
         if choice.get("finish_reason") is not None:
@@ -446,7 +454,21 @@ def _openai_error_kind(error: object) -> str:
     return "server"
 
 
+_ANTHROPIC_MEANINGFUL = frozenset(
+    {"message_start", "content_block_delta", "message_delta", "message_stop", "error"}
+)
+
+
 def _anthropic_event(name: str, data: str) -> Event | None:
+    # SPEC 4.4: the five meaningful events need a JSON object; any other event only
+    # needs its data to be JSON at all.
+    if name not in _ANTHROPIC_MEANINGFUL:
+        try:
+            json.loads(data)
+        except ValueError:
+            return Event(error="protocol")
+        return None
+
     obj = _json_object(data)
     if obj is None:
         return Event(error="protocol")
@@ -469,7 +491,9 @@ def _anthropic_event(name: str, data: str) -> Event | None:
     if name == "message_delta":
         delta = obj.get("delta")
         stop = delta.get("stop_reason") if isinstance(delta, dict) else None
-        finish = ANTHROPIC_STOP_REASONS.get(stop, stop) if isinstance(stop, str) else None
+        finish = (
+            ANTHROPIC_STOP_REASONS.get(stop, stop) if isinstance(stop, str) else None
+        )
         return Event(
             finish_reason=finish,
             usage=_anthropic_usage(obj.get("usage"), with_output=True),
