@@ -55,7 +55,7 @@ def test_option_then_environment_then_data_directory(tmp_path: Path) -> None:
     assert resolve_ledger_url("redis://127.0.0.1:1/0", env) == "redis://127.0.0.1:1/0"
     assert resolve_ledger_url(None, env) == "memory://"
     assert resolve_ledger_url(None, {**env, "TOKEN_BUDGET_LEDGER": ""}) == (
-        f"sqlite:///{tmp_path}/token-budget/ledger.sqlite3"
+        f"sqlite://{tmp_path}/token-budget/ledger.sqlite3"
     )
 
 

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TextIO
+from typing import Any, TextIO
 
 from token_budget.budget import BudgetObserver, BudgetResult, stream_with_budget
 from token_budget.cli.args import Settings
@@ -37,36 +37,37 @@ def run(
         stdout.write(json.dumps(describe()) + "\n")
         return EXIT_OK
 
-    from token_budget.ledger.cli import (
-        LedgerError,
-        reserve_before_request,
-        settle_after_request,
-    )
-
     # Quotas across requests: nothing is sent upstream when the user has nothing left.
-    try:
-        grant = reserve_before_request(
-            settings.ledger_options or argparse.Namespace(),
-            settings.budget,
-            prompt=settings.prompt,
-            model=settings.model,
-            chars_per_token=settings.chars_per_token,
-            environ=env,
-        )
-    except LedgerError as exc:
-        stderr.write(f"token-budget: {exc}\n")
-        stderr.flush()
-        return exc.exit_code
+    grant: Any = None
+    if _uses_ledger(settings, env):
+        from token_budget.ledger.cli import LedgerError, reserve_before_request
 
-    settings = replace(
-        settings, budget=grant.budget, chars_per_token=grant.chars_per_token
-    )
+        try:
+            grant = reserve_before_request(
+                settings.ledger_options or argparse.Namespace(),
+                settings.budget,
+                prompt=settings.prompt,
+                model=settings.model,
+                chars_per_token=settings.chars_per_token,
+                environ=env,
+            )
+        except LedgerError as exc:
+            stderr.write(f"token-budget: {exc}\n")
+            stderr.flush()
+            return exc.exit_code
+        settings = replace(
+            settings, budget=grant.budget, chars_per_token=grant.chars_per_token
+        )
+
     result, renderer = _stream(settings, env, stdin, stdout, stderr)
     if result is None:
         # Interrupted mid-request: what it cost is unknown, so the reservation is left
         # to lapse after its TTL and is then charged in full.
         return EXIT_INTERRUPTED
-    settle_after_request(grant, result)
+    if grant is not None:
+        from token_budget.ledger.cli import settle_after_request
+
+        settle_after_request(grant, result)
 
     if settings.json:
         stdout.write(json_line(result, settings.case_id) + "\n")
@@ -130,6 +131,16 @@ def _stream(
         return None, renderer
 
     return result, renderer
+
+
+def _uses_ledger(settings: Settings, env: Mapping[str, str]) -> bool:
+    """The ledger (and SQLite or Redis) loads only for a metered or calibrated run."""
+    options = settings.ledger_options
+    return bool(
+        env.get("TOKEN_BUDGET_USER")
+        or getattr(options, "user", None)
+        or getattr(options, "learned_ratio", False)
+    )
 
 
 def _secrets(env: Mapping[str, str]) -> list[str]:

@@ -46,7 +46,7 @@ def resolve_ledger_url(
         return explicit
     if env.get(ENV_LEDGER):
         return env[ENV_LEDGER]
-    return f"sqlite:///{default_ledger_path(env)}"
+    return f"sqlite://{default_ledger_path(env)}"
 
 
 def open_store(url: str) -> LedgerStore:

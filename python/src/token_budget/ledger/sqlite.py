@@ -80,7 +80,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
-        self.url = f"sqlite:///{self.path}"
+        self.url = f"sqlite://{self.path}"  # the location parser strips "sqlite://"
         self._lock = threading.Lock()
         self._busy_timeout = busy_timeout
 
