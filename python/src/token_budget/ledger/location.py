@@ -34,7 +34,7 @@ def default_ledger_path(environ: Mapping[str, str] | None = None) -> Path:
         import platformdirs
     except ImportError:
         return Path.home() / ".local" / "share" / APP_NAME / "ledger.sqlite3"
-    return platformdirs.user_data_path(APP_NAME) / "ledger.sqlite3"
+    return Path(platformdirs.user_data_path(APP_NAME)) / "ledger.sqlite3"
 
 
 def resolve_ledger_url(
