@@ -77,3 +77,33 @@ def test_bad_quota_is_a_usage_error(tmp_path: Path) -> None:
     assert bad.code == 2
     assert bad.stderr.startswith("token-budget: ")
     assert bad.stderr.count("\n") == 1
+
+
+def test_quota_errors_say_what_is_wrong_in_one_line(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+
+    negative = run_cli("quota", "set", "dee", "-5/day", env=env)
+    empty_user = run_cli("quota", "set", "", "10/day", env=env)
+    both_formats = run_cli("usage", "--json", "--csv", env=env)
+
+    assert "whole number of tokens" in negative.stderr
+    assert empty_user.code == 2
+    assert "non-empty" in empty_user.stderr
+    assert both_formats.code == 2
+    for run in (negative, empty_user, both_formats):
+        assert run.stderr.count("token-budget:") == 1, run.stderr
+        assert run.stderr.count("\n") == 1
+
+
+def test_mistyped_ledger_folder_is_refused_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "no-such-folder" / "ledger.db"
+
+    run = run_cli(
+        "--user", "eve", "--ledger", f"sqlite://{typo}", "--json", "hi",
+        env=clean_env(),
+    )  # fmt: skip
+
+    assert run.code == 2
+    assert run.stdout == ""
+    assert "does not exist" in run.stderr
+    assert not typo.parent.exists()

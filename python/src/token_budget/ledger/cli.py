@@ -174,10 +174,12 @@ def handle_ledger_command(
     err = stderr or sys.stderr
 
     try:
+        _refuse_negative_limits(argv)
         args = _command_parser().parse_args(list(argv))
         with open_ledger(args.ledger, environ=environ) as ledger:
             return _run_command(args, ledger, out)
-    except _UsageError as exc:
+    except (_UsageError, ValueError) as exc:
+        # ValueError: a user name the ledger cannot key (e.g. empty).
         err.write(f"token-budget: {exc}\n")
         return EXIT_USAGE
     except LedgerError as exc:
@@ -208,6 +210,17 @@ def _run_command(args: argparse.Namespace, ledger: Ledger, out: TextIO) -> int:
     return 0
 
 
+def _refuse_negative_limits(argv: Sequence[str]) -> None:
+    """argparse reads `-5/day` as an unknown option; say what is really wrong."""
+    if list(argv[:2]) != ["quota", "set"]:
+        return
+    for arg in argv[2:]:
+        if len(arg) > 1 and arg[0] == "-" and (arg[1].isdigit() or arg[1] == "."):
+            raise _UsageError(
+                f"a quota must be a whole number of tokens, 0 or more, got {arg!r}"
+            )
+
+
 class _UsageError(Exception):
     """A bad command line; reported in one line with exit code 2."""
 
@@ -216,7 +229,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting."""
 
     def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message}")
+        raise _UsageError(f"{message} (see {self.prog} --help)")
 
 
 def _command_parser() -> argparse.ArgumentParser:

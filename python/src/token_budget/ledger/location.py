@@ -75,7 +75,32 @@ def open_ledger(
     url: str | None = None, *, environ: Mapping[str, str] | None = None, **options: Any
 ) -> Ledger:
     """Open the ledger at ``url`` (or the configured default); options go to Ledger."""
-    return Ledger(open_store(resolve_ledger_url(url, environ)), **options)
+    resolved = resolve_ledger_url(url, environ)
+    _refuse_missing_folder(resolved, environ)
+    return Ledger(open_store(resolved), **options)
+
+
+def _refuse_missing_folder(url: str, environ: Mapping[str, str] | None) -> None:
+    """A chosen SQLite file must live in an existing folder.
+
+    Only the default location is created on demand: a mistyped --ledger path would
+    otherwise start a new, empty ledger and quietly lift every user's quota.
+    """
+    env = os.environ if environ is None else environ
+    if url == f"sqlite://{default_ledger_path(env)}":
+        return
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://") :]
+    elif "://" in url:
+        return
+    else:
+        path = url
+    folder = Path(path).expanduser().parent
+    if path and not folder.is_dir():
+        raise InvalidLedgerURL(
+            f"the folder {str(folder)!r} of the ledger {url!r} does not exist; check "
+            "the --ledger path (or TOKEN_BUDGET_LEDGER) or create the folder first"
+        )
 
 
 def _sqlite(path: str) -> LedgerStore:

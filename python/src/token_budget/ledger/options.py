@@ -45,8 +45,8 @@ def add_ledger_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         type=_positive_seconds,
         default=DEFAULT_TTL,
-        help="how long a reservation of a killed request is held before it lapses "
-        f"(default {DEFAULT_TTL:g})",
+        help="how long the reservation of a killed or interrupted request is held "
+        f"before it lapses and is charged in full (default {DEFAULT_TTL:g})",
     )
 
 
