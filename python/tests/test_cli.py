@@ -464,6 +464,8 @@ def test_interrupt_exits_130_without_a_traceback() -> None:
 
     assert process.returncode == 130
     assert b"Traceback" not in err
+    # SPEC 9: exactly one line says why there is no result.
+    assert err.count(b"token-budget: ") == 1
 
 
 def test_help_and_console_script() -> None:
@@ -511,6 +513,7 @@ def test_step_mode_on_a_terminal_waits_for_enter_and_q_quits() -> None:
 
     assert os.waitstatus_to_exitcode(status) == 130
     assert b"Traceback" not in seen
+    assert seen.count(b"token-budget: ") == 1
 
 
 def test_exact_estimator_from_the_command_line(result_validator: Any) -> None:

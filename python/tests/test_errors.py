@@ -135,13 +135,28 @@ def test_anthropic_mid_stream_error_kinds(error_type: str, kind: str) -> None:
 
 def test_credentials_are_redacted_in_headers_and_text() -> None:
     shown = redact_headers(
-        [("Authorization", "Bearer sk-1"), ("x-api-key", "k"), ("X-Echo", "sk-1 here")],
-        ["sk-1"],
+        [
+            ("Authorization", "Bearer sk-123"),
+            ("x-api-key", "k"),
+            ("X-Echo", "sk-123 here"),
+        ],
+        ["sk-123"],
     )
     assert shown == [
         ("Authorization", "[REDACTED]"),
         ("x-api-key", "[REDACTED]"),
         ("X-Echo", "[REDACTED] here"),
     ]
-    assert redact("key sk-1!", ["sk-1"]) == "key [REDACTED]!"
+    assert redact("key sk-123!", ["sk-123"]) == "key [REDACTED]!"
+
+
+def test_a_one_letter_placeholder_key_does_not_shred_the_trace() -> None:
+    # Local servers ignore keys, so users set placeholders like "e"; credential
+    # headers are still masked, other text is left readable.
+    shown = redact_headers(
+        [("Authorization", "Bearer e"), ("Connection", "keep")], ["e"]
+    )
+
+    assert shown == [("Authorization", "[REDACTED]"), ("Connection", "keep")]
+    assert redact("keep-alive", ["e"]) == "keep-alive"
     assert isinstance(AuthError("x"), ProviderError)

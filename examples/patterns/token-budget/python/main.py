@@ -18,6 +18,30 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
+
+
+def _reexec_with_an_installed_sdk() -> None:
+    """Run again under a Python that has token_budget: the SDK tree or the dev venv.
+
+    A reader types `python3 main.py`; the package lives in the checkout's SDK tree
+    (scripts/setup-sdk.sh) or development virtualenv (scripts/token-budget), whose
+    interpreters are not the python3 on PATH.
+    """
+    if os.environ.get("TOKEN_BUDGET_DEMO_REEXEC"):
+        return
+    root = Path(__file__).resolve().parents[4]
+    sdk = os.environ.get("NXUSKIT_SDK_DIR")
+    candidates = [Path(sdk) / "python" / "bin" / "python"] if sdk else []
+    candidates += [
+        root / ".sdk" / "python" / "bin" / "python",
+        root / ".venv/bin/python",
+    ]
+    for python in candidates:
+        if python.is_file() and os.access(python, os.X_OK):
+            os.environ["TOKEN_BUDGET_DEMO_REEXEC"] = "1"
+            os.execv(python, [str(python), __file__, *sys.argv[1:]])
+
 
 try:
     from token_budget import (
@@ -31,9 +55,10 @@ try:
     from token_budget.cli.step import StepObserver, StepQuit
     from token_budget.cli.trace import VerboseTrace
 except ImportError:
+    _reexec_with_an_installed_sdk()
     sys.stderr.write(
-        "main.py: the token_budget package is not installed; run "
-        "`pip install ./python` from the repository root (or scripts/setup-sdk.sh)\n"
+        "main.py: the token_budget package is not installed; from the repository root "
+        "run scripts/setup-sdk.sh (or pip install ./python), then python3 main.py\n"
     )
     raise SystemExit(2) from None
 
@@ -103,7 +128,10 @@ def switch(flag: str, env: str, argv: list[str]) -> bool:
 
 
 async def demo(provider_name: str, verbose: bool, step: bool) -> int:
-    small = int(os.environ.get("TOKEN_BUDGET_MAX") or 40)
+    from token_budget.cli.args import MAX_BUDGET, parse_integer
+
+    raw = os.environ.get("TOKEN_BUDGET_MAX") or "40"
+    small = parse_integer(raw, "TOKEN_BUDGET_MAX", 1, MAX_BUDGET)  # UsageError: exit 2
     trace = VerboseTrace(sys.stderr) if verbose else None
     provider = make_provider(provider_name, trace=trace)
     steps = StepObserver(sys.stderr, sys.stdin, sys.stdin.isatty()) if step else None

@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return _fail("interrupted; no result was printed", EXIT_INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); nothing useful is left to say.
         _silence_stdout()

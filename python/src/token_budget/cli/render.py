@@ -42,8 +42,10 @@ class HumanRenderer(BudgetObserver):
         """Clear the meter and print the summary line on stderr."""
         if self._meter:
             self._err.write(_CLEAR_TO_EOL)
-            if not self._ends_with_newline:
-                self._err.write("\n")
+        # Start the summary on its own line even when stdout and stderr share a file
+        # (`2>&1`): the answer rarely ends with a newline.
+        if not self._ends_with_newline:
+            self._err.write("\n")
         self._err.write(summary_line(result) + "\n")
         self._err.flush()
 
@@ -67,7 +69,11 @@ def summary_line(result: BudgetResult) -> str:
     """One line: estimate, budget, outcome, provider usage, cost."""
     outcome = {
         "budget": "budget reached, answer cut",
-        "complete": "budget not reached, answer complete",
+        "complete": (
+            "budget not reached, answer cut by the model's max-tokens limit"
+            if result.finish_reason == "length"
+            else "budget not reached, answer complete"
+        ),
         "truncated": "stream truncated",
         "error": "stopped by an error",
     }[result.end]

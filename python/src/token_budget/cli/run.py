@@ -63,6 +63,8 @@ def run(
     if result is None:
         # Interrupted mid-request: what it cost is unknown, so the reservation is left
         # to lapse after its TTL and is then charged in full.
+        stderr.write("token-budget: stopped at your request; no result was printed\n")
+        stderr.flush()
         return EXIT_INTERRUPTED
     if grant is not None:
         from token_budget.ledger.cli import settle_after_request

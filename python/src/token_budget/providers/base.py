@@ -104,6 +104,8 @@ class Provider(ABC):
     """A source of chunks. Subclasses set `name` and `default_model`."""
 
     name: ClassVar[str]
+    # Appended to "could not connect" errors: what a user most likely has to do.
+    unreachable_hint: ClassVar[str] = ""
     default_model: ClassVar[str]
 
     def __init__(self, *, trace: Trace | None = None) -> None:
@@ -164,10 +166,15 @@ def env_value(env: Mapping[str, str], name: str) -> str | None:
     return value if value else None
 
 
+# A placeholder key such as "x" (local servers ignore keys) would otherwise turn every
+# "x" of the trace into [REDACTED]. Credential headers are masked whatever the length.
+MIN_SECRET_LENGTH = 6
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every configured secret inside `text`."""
+    """Replace every configured secret (of a real key's length) inside `text`."""
     for secret in secrets:
-        if secret:
+        if len(secret) >= MIN_SECRET_LENGTH:
             text = text.replace(secret, REDACTED)
 
     return text
@@ -436,7 +443,7 @@ class HttpProvider(Provider):
         if isinstance(exc, httpx.ConnectError):
             return self._error(
                 "connection",
-                f"could not connect to {call.url}: {exc}",
+                f"could not connect to {call.url}: {exc}{self.unreachable_hint}",
                 call,
                 before_stream=True,
             )

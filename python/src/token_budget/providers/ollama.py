@@ -22,6 +22,9 @@ class OllamaProvider(HttpProvider):
     """A local (or ollama.com) server; the key is optional."""
 
     name: ClassVar[str] = "ollama"
+    unreachable_hint: ClassVar[str] = (
+        " (is Ollama running? start it with `ollama serve`, or set OLLAMA_HOST)"
+    )
     default_model: ClassVar[str] = "llama3.2"
     base_env: ClassVar[str] = "OLLAMA_HOST"
     default_base_url: ClassVar[str] = "http://127.0.0.1:11434"
