@@ -168,6 +168,10 @@ record() {
     esac
     printf '%s %-14s %-7s %-12s %7s ms  %s\n' "$label" "$example" "$language" "$phase" "$ms" \
         "$(nx__one_line "${detail:0:160}")" >&2
+    # A CI log must show why a phase failed, not only where its log file was.
+    if [[ "$status" == failed && -n "$log" && -f "$log" ]]; then
+        tail -n 40 "$log" | sed 's/^/    | /' >&2
+    fi
 }
 
 now_ms() {
@@ -366,6 +370,8 @@ run_conformance_suite() {
         </dev/null >>"$log" 2>&1
     status=$?
     elapsed=$(($(now_ms) - start))
+    # The suite's own closing lines (counts, seed, report) belong in the CI output.
+    tail -n 4 "$log" | sed 's/^/    | /' >&2
 
     # The suite prints the report it wrote; `latest.jsonl` may belong to a parallel run.
     report="$(sed -n 's/^ *report: \([^ ]*\.jsonl\).*/\1/p' "$log" | tail -n 1)"
@@ -532,8 +538,11 @@ summary = {"ok": status == "passed", "status": status, "counts": counts,
 if as_json == "1":
     print(json.dumps(summary, indent=2))
 else:
-    print(f"{counts['passed']} passed, {counts['failed']} failed, "
-          f"{counts['skipped']} skipped: {status}" + (" (nothing ran)" if status == "skipped" else ""))
+    # "WORD: N passed, N failed, N skipped" is the closing line CI systems read.
+    print(f"{status}: {counts['passed']} passed, {counts['failed']} failed, "
+          f"{counts['skipped']} skipped")
+    if status == "skipped":
+        print("nothing ran: every phase was skipped")
     print(f"logs: {log_dir}")
 sys.exit({"passed": 0, "failed": 1, "skipped": 3}[status])
 PY
