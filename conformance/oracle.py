@@ -73,6 +73,9 @@ class UsageUpdate:
 
     prompt_tokens: UsageValue = KEEP
     completion_tokens: UsageValue = KEEP
+    # Anthropic: the prompt parts this report carries (SPEC 6.1); the tally keeps the
+    # others from earlier reports and sums them once input_tokens has been seen.
+    prompt_parts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,15 @@ class _Tally:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_seen: bool = False
+    prompt_parts: dict[str, int] = field(default_factory=dict)
 
     def apply_usage(self, update: UsageUpdate) -> None:
         # Reports replace earlier values, they are never added (BR-03, BR-06).
+        if update.prompt_parts:
+            self.prompt_parts.update(update.prompt_parts)
+            if "input_tokens" in self.prompt_parts:
+                self.prompt_tokens = sum(self.prompt_parts.values())
+                self.usage_seen = True
         if not isinstance(update.prompt_tokens, _Keep):
             self.prompt_tokens = update.prompt_tokens
             self.usage_seen = True
@@ -512,22 +521,21 @@ def _anthropic_usage(usage: object, *, with_output: bool) -> UsageUpdate | None:
     if not isinstance(usage, dict):
         return None
 
-    prompt: UsageValue = KEEP
-    if "input_tokens" in usage:
-        prompt = sum(
-            _count(usage.get(key)) or 0
-            for key in (
-                "input_tokens",
-                "cache_creation_input_tokens",
-                "cache_read_input_tokens",
-            )
+    parts = tuple(
+        (key, value)
+        for key in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
         )
+        if (value := _count(usage.get(key))) is not None
+    )
     completion: UsageValue = KEEP
     if with_output and "output_tokens" in usage:
         completion = _count(usage["output_tokens"])
-    if isinstance(prompt, _Keep) and isinstance(completion, _Keep):
+    if not parts and isinstance(completion, _Keep):
         return None
-    return UsageUpdate(prompt, completion)
+    return UsageUpdate(completion_tokens=completion, prompt_parts=parts)
 
 
 def _parse_ndjson(body: bytes) -> ParsedBody:

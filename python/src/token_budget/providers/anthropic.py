@@ -91,8 +91,20 @@ class AnthropicProvider(HttpProvider):
         return AnthropicStreamParser()
 
 
+_PROMPT_PARTS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
 class AnthropicStreamParser:
     """Dispatches on the SSE event name, as Anthropic's own clients do."""
+
+    def __init__(self) -> None:
+        # SPEC 6.1: the prompt is three cumulative parts; each event replaces the parts
+        # it carries and keeps the others (BR-06).
+        self._parts: dict[str, int] = {}
 
     def frame(self, frame: SSEEvent) -> Chunk | None:
         name, data = frame
@@ -138,7 +150,7 @@ class AnthropicStreamParser:
         message = event.get("message")
         usage = message.get("usage") if isinstance(message, dict) else None
         # Its output_tokens is a placeholder; only the prompt side counts here.
-        prompt = _prompt_tokens(usage)
+        prompt = self._prompt_tokens(usage)
         if prompt is None:
             return None
 
@@ -153,7 +165,7 @@ class AnthropicStreamParser:
         update = None
         if isinstance(usage, dict):
             # Cumulative values: they replace, never add (BR-06).
-            prompt = _prompt_tokens(usage)
+            prompt = self._prompt_tokens(usage)
             has_output = "output_tokens" in usage
             update = UsageUpdate(
                 prompt_tokens=prompt,
@@ -173,19 +185,24 @@ class AnthropicStreamParser:
     def end_of_body(self) -> Chunk | None:
         raise TruncatedStreamError("the stream ended without a message_stop event")
 
+    def _prompt_tokens(self, usage: object) -> int | None:
+        """Replace the parts this event carries; the sum once input_tokens is known.
 
-def _prompt_tokens(usage: object) -> int | None:
-    """input + cache creation + cache read tokens; None when input is missing."""
-    if not isinstance(usage, dict):
-        return None
+        None when this event carried no prompt part or input_tokens was never seen.
+        """
+        if not isinstance(usage, dict):
+            return None
 
-    base = as_count(usage.get("input_tokens"))
-    if base is None:
-        return None
+        carried = False
+        for part in _PROMPT_PARTS:
+            value = as_count(usage.get(part))
+            if value is not None:
+                self._parts[part] = value
+                carried = True
+        if not carried or "input_tokens" not in self._parts:
+            return None
 
-    created = as_count(usage.get("cache_creation_input_tokens")) or 0
-    read = as_count(usage.get("cache_read_input_tokens")) or 0
-    return base + created + read
+        return sum(self._parts.values())
 
 
 def anthropic_stream_error(event: dict[str, Any]) -> ProviderError:

@@ -57,6 +57,8 @@ func (p *Anthropic) Open(ctx context.Context, req budget.Request) (budget.Stream
 // clients do; unknown names are ignored.
 type anthropicMapper struct {
 	usage budget.Usage
+	parts [3]int64 // the latest value of each of promptParts
+	seen  [3]bool
 }
 
 var anthropicStopReasons = map[string]string{
@@ -164,18 +166,29 @@ func (m *anthropicMapper) streamError(data object) (budget.Event, bool, error) {
 	return budget.Event{}, false, budget.NewError(kind, "%s", message)
 }
 
-// setPrompt sets P = input + cache creation + cache read when input_tokens is
-// present, and reports whether it did.
+// setPrompt replaces the prompt parts (input, cache creation, cache read) that
+// usage carries and keeps the others, then sets P to their sum once
+// input_tokens has been seen (SPEC 6.1). It reports whether P was set.
 func (m *anthropicMapper) setPrompt(usage object) bool {
-	input, ok := asCount(usage["input_tokens"])
-	if !ok {
+	carried := false
+	for i, name := range promptParts {
+		if n, ok := asCount(usage[name]); ok {
+			m.parts[i] = n
+			m.seen[i] = true
+			carried = true
+		}
+	}
+	if !carried || !m.seen[0] {
 		return false
 	}
 
-	creation, _ := asCount(usage["cache_creation_input_tokens"])
-	read, _ := asCount(usage["cache_read_input_tokens"])
-	m.usage.PromptTokens = ptr(input + creation + read)
+	m.usage.PromptTokens = ptr(m.parts[0] + m.parts[1] + m.parts[2])
 	return true
+}
+
+// promptParts are the cumulative counts Anthropic splits the prompt into.
+var promptParts = [3]string{
+	"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
 }
 
 func (m *anthropicMapper) snapshot() *budget.Usage {

@@ -41,17 +41,23 @@ pub(crate) fn exchange(
 }
 
 /// Dispatches on the SSE event name, as Anthropic's own SDK does.
+///
+/// It remembers the prompt's three cumulative parts (input, cache creation,
+/// cache read): each usage report replaces the parts it carries and keeps the
+/// others (SPEC §6.1, BR-06).
 #[derive(Debug, Default)]
-pub(crate) struct Dialect;
+pub(crate) struct Dialect {
+    parts: [Option<u64>; 3],
+}
 
 impl http::Dialect<SseEvent> for Dialect {
     fn on_frame(&mut self, event: SseEvent) -> Result<Option<Chunk>, StreamError> {
         let what = "an Anthropic event";
 
         match event.event.as_str() {
-            "message_start" => Ok(message_start(&parse_object(&event.data, what)?)),
+            "message_start" => Ok(self.message_start(&parse_object(&event.data, what)?)),
             "content_block_delta" => Ok(content_block_delta(&parse_object(&event.data, what)?)),
-            "message_delta" => Ok(message_delta(&parse_object(&event.data, what)?)),
+            "message_delta" => Ok(self.message_delta(&parse_object(&event.data, what)?)),
             "message_stop" => {
                 parse_object(&event.data, what)?;
                 Ok(Some(Chunk::terminal()))
@@ -74,22 +80,6 @@ impl http::Dialect<SseEvent> for Dialect {
     }
 }
 
-fn message_start(object: &Object) -> Option<Chunk> {
-    let usage = object
-        .get("message")
-        .and_then(|message| message.get("usage"));
-
-    // Its output_tokens is a placeholder and is ignored (SPEC §6.1).
-    let prompt = prompt_tokens(usage)?;
-    Some(Chunk {
-        usage: Some(UsageUpdate {
-            prompt_tokens: Some(Some(prompt)),
-            completion_tokens: None,
-        }),
-        ..Chunk::default()
-    })
-}
-
 fn content_block_delta(object: &Object) -> Option<Chunk> {
     let delta = object.get("delta");
     let mut chunk = Chunk::default();
@@ -104,36 +94,62 @@ fn content_block_delta(object: &Object) -> Option<Chunk> {
     Some(chunk)
 }
 
-fn message_delta(object: &Object) -> Option<Chunk> {
-    let usage = object.get("usage");
-    // A field that is present replaces, even when it is not a number (then
-    // it reads as unknown); an absent field keeps the earlier value (BR-06).
-    let completion = has(usage, "output_tokens").then(|| count_at(usage, "output_tokens"));
-    let update = UsageUpdate {
-        prompt_tokens: prompt_tokens(usage).map(Some),
-        completion_tokens: completion,
-    };
-    let finish_reason = str_at(object.get("delta"), "stop_reason").map(normalize_stop_reason);
+const PROMPT_PARTS: [&str; 3] = [
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+];
 
-    Some(Chunk {
-        finish_reason,
-        usage: Some(update).filter(|update| !update.is_empty()),
-        ..Chunk::default()
-    })
-}
+impl Dialect {
+    fn message_start(&mut self, object: &Object) -> Option<Chunk> {
+        let usage = object
+            .get("message")
+            .and_then(|message| message.get("usage"));
 
-/// Input plus both cache counts, or `None` when `input_tokens` is missing.
-/// Counts that are not integers add 0, as missing cache counts do.
-fn prompt_tokens(usage: Option<&Value>) -> Option<u64> {
-    if !usage.is_some_and(Value::is_object) || !has(usage, "input_tokens") {
-        return None;
+        // Its output_tokens is a placeholder and is ignored (SPEC §6.1).
+        let prompt = self.prompt_tokens(usage)?;
+        Some(Chunk {
+            usage: Some(UsageUpdate {
+                prompt_tokens: Some(Some(prompt)),
+                completion_tokens: None,
+            }),
+            ..Chunk::default()
+        })
     }
 
-    let input = count_at(usage, "input_tokens").unwrap_or(0);
-    let created = count_at(usage, "cache_creation_input_tokens").unwrap_or(0);
-    let read = count_at(usage, "cache_read_input_tokens").unwrap_or(0);
+    fn message_delta(&mut self, object: &Object) -> Option<Chunk> {
+        let usage = object.get("usage");
+        // A field that is present replaces, even when it is not a number (then
+        // it reads as unknown); an absent field keeps the earlier value (BR-06).
+        let completion = has(usage, "output_tokens").then(|| count_at(usage, "output_tokens"));
+        let update = UsageUpdate {
+            prompt_tokens: self.prompt_tokens(usage).map(Some),
+            completion_tokens: completion,
+        };
+        let finish_reason = str_at(object.get("delta"), "stop_reason").map(normalize_stop_reason);
 
-    Some(input.saturating_add(created).saturating_add(read))
+        Some(Chunk {
+            finish_reason,
+            usage: Some(update).filter(|update| !update.is_empty()),
+            ..Chunk::default()
+        })
+    }
+
+    /// Replaces the prompt parts `usage` carries as integers; returns their sum
+    /// once `input_tokens` has been seen, or `None` when this report carried no
+    /// part (then the earlier prompt count stands).
+    fn prompt_tokens(&mut self, usage: Option<&Value>) -> Option<u64> {
+        let mut carried = false;
+        for (slot, name) in self.parts.iter_mut().zip(PROMPT_PARTS) {
+            if let Some(count) = count_at(usage, name) {
+                *slot = Some(count);
+                carried = true;
+            }
+        }
+        let input = self.parts[0].filter(|_| carried)?;
+        let cached = self.parts[1..].iter().flatten();
+        Some(cached.fold(input, |sum, part| sum.saturating_add(*part)))
+    }
 }
 
 /// SPEC §6.2: Anthropic stop reasons in OpenAI's words.
@@ -171,7 +187,7 @@ mod tests {
     use super::*;
 
     fn frame(event: &str, data: &str) -> Result<Option<Chunk>, StreamError> {
-        Dialect.on_frame(SseEvent {
+        Dialect::default().on_frame(SseEvent {
             event: event.to_owned(),
             data: data.to_owned(),
         })
@@ -191,14 +207,10 @@ mod tests {
     }
 
     #[test]
-    fn a_present_but_odd_input_count_reads_as_zero() {
+    fn a_prompt_without_an_integer_input_count_stays_unknown() {
+        // SPEC §6.1: P is the sum only once input_tokens was seen as an integer.
         let data = r#"{"message":{"usage":{"input_tokens":null,"cache_read_input_tokens":5}}}"#;
-        let usage = frame("message_start", data)
-            .unwrap()
-            .unwrap()
-            .usage
-            .unwrap();
-        assert_eq!(usage.prompt_tokens, Some(Some(5)));
+        assert_eq!(frame("message_start", data).unwrap(), None);
 
         let data = r#"{"message":{"usage":{"output_tokens":1}}}"#;
         assert_eq!(frame("message_start", data).unwrap(), None);
@@ -278,6 +290,31 @@ mod tests {
                 .unwrap()
                 .terminal
         );
-        assert_eq!(Dialect.on_eof().unwrap_err().kind, ErrorKind::Truncated);
+        assert_eq!(
+            Dialect::default().on_eof().unwrap_err().kind,
+            ErrorKind::Truncated
+        );
+    }
+
+    #[test]
+    fn message_delta_replaces_only_the_prompt_parts_it_carries() {
+        let mut dialect = Dialect::default();
+        let start = r#"{"message":{"usage":{"input_tokens":13,"cache_creation_input_tokens":211,"cache_read_input_tokens":1009}}}"#;
+        let delta = r#"{"delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":29,"output_tokens":17}}"#;
+        let event = |name: &str, data: &str| SseEvent {
+            event: name.to_owned(),
+            data: data.to_owned(),
+        };
+
+        dialect.on_frame(event("message_start", start)).unwrap();
+        let chunk = dialect
+            .on_frame(event("message_delta", delta))
+            .unwrap()
+            .unwrap();
+
+        // 29 replaces 13; the cache parts stay: 29 + 211 + 1009.
+        let usage = chunk.usage.unwrap();
+        assert_eq!(usage.prompt_tokens, Some(Some(1249)));
+        assert_eq!(usage.completion_tokens, Some(Some(17)));
     }
 }

@@ -292,7 +292,7 @@ impl Provider {
             ProviderKind::Anthropic => {
                 let exchange = anthropic::exchange(base_url, key, request, max_tokens);
                 let opened = http::open(exchange, self.kind, self.timeout, observer).await?;
-                Ok(http::sse_stream(opened, anthropic::Dialect))
+                Ok(http::sse_stream(opened, anthropic::Dialect::default()))
             }
             ProviderKind::Ollama => {
                 let exchange = ollama::exchange(base_url, key, request, max_tokens);
