@@ -274,11 +274,12 @@ func TestAnthropicStreams(t *testing.T) {
 			content: "Hi there", chars: 8, finish: "stop", end: budget.EndComplete, usage: usage(25, 4),
 		},
 		{
-			name: "message_delta with input_tokens recomputes the prompt",
+			// Only input_tokens is replaced; the cache part from message_start stays.
+			name: "message_delta with input_tokens replaces that part of the prompt",
 			writes: named("message_start", start, "message_delta",
 				`{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"input_tokens":20,"output_tokens":4}}`,
 				"message_stop", `{}`),
-			finish: "length", end: budget.EndComplete, usage: usage(20, 4),
+			finish: "length", end: budget.EndComplete, usage: usage(25, 4),
 		},
 		{
 			name: "thinking and tool input count; signature does not",
