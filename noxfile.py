@@ -40,6 +40,10 @@ TEST_EXAMPLES = str(ROOT / "scripts" / "test-examples.sh")
 DEFAULT_CARGO_TARGET = Path.home() / ".cache" / "token-budget" / "cargo-target"
 
 SHELL_FILES = [
+    "scripts/token-budget",
+    "scripts/test.sh",
+    "scripts/lib/devenv.sh",
+    ".ci/run",
     "bash/lib/common.sh",
     "bash/bin/ensure-bats",
     "scripts/setup-sdk.sh",

@@ -21,11 +21,17 @@ tb_ensure_devenv() {
   fi
 
   command -v python3 >/dev/null 2>&1 || {
-    echo "token-budget: error: python3 is required (3.10 or newer); install it and run this again" >&2
+    echo "token-budget: python3 3.11 or newer is required; install it and run this again" >&2
     return 2
   }
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "token-budget: python3 is $(python3 -c 'import platform; print(platform.python_version())'), but 3.11 or newer is required" >&2
+    return 2
+  fi
   echo "token-budget: setting up $venv (first run only)..." >&2
-  python3 -m venv "$venv" >&2 || return 2
+  # --clear: a half-built or outdated environment from an earlier attempt is rebuilt,
+  # never reused (the stamp is written only after a complete install).
+  python3 -m venv --clear "$venv" >&2 || return 2
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2 || return 2
   "$venv/bin/python" -m pip install --quiet -e "$root/python[exact,redis,test]" >&2 || return 2
   if [ -f "$root/conformance/requirements.txt" ]; then
