@@ -233,7 +233,9 @@ def mutants(session: nox.Session) -> None:
     if not runner.is_file():
         session.skip("conformance/mutants/run.py does not exist yet")
 
-    session.install(f"{PYTHON_DIR}[test]")
+    session.install(f"{PYTHON_DIR}[test]", "-r", "conformance/requirements.txt")
+    # The runner's own tests first: a broken runner must not pass for a strong suite.
+    session.run("python", "-m", "pytest", "-q", "conformance/mutants/test_run.py")
     session.run("python", str(runner), *session.posargs)
 
 
