@@ -28,6 +28,7 @@ nox.options.sessions = [
     "go",
     "rust",
     "conformance",
+    "mutants",
 ]
 
 ROOT = Path(__file__).resolve().parent
