@@ -140,6 +140,13 @@ def conformance(session: nox.Session) -> None:
     test_examples(session, "--lang", "all", "--conformance")
 
 
+@nox.session(name="conformance-deep", venv_backend="none")
+def conformance_deep(session: nox.Session) -> None:
+    """The suite with the deep Hypothesis profile (300 examples a property); not in CI."""
+    os.environ["TB_HYPOTHESIS_PROFILE"] = "deep"
+    conformance(session)
+
+
 # --- checks --------------------------------------------------------------------------
 
 
