@@ -107,3 +107,37 @@ def test_mistyped_ledger_folder_is_refused_not_created(tmp_path: Path) -> None:
     assert run.stdout == ""
     assert "does not exist" in run.stderr
     assert not typo.parent.exists()
+
+
+def test_quitting_before_the_request_is_sent_gives_the_hold_back(
+    tmp_path: Path,
+) -> None:
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    env = _env(tmp_path)
+    run_cli("quota", "set", "fay", "500/day", env=env)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a metered run in step mode, with a terminal on stdin
+        os.environ.clear()
+        os.environ.update(env)
+        argv = [sys.executable, "-m", "token_budget", "--step", "--user", "fay"]
+        os.execv(sys.executable, argv)
+
+    seen = b""
+    deadline = time.monotonic() + 10
+    while b"[step 1:" not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            seen += os.read(fd, 4096)
+    os.write(fd, b"q\n")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+
+    usage = run_cli("usage", "--json", env=env).json
+    (row,) = [u for u in usage["users"] if u["user"] == "fay"]
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert row["reserved_tokens"] == 0
+    assert row["used_tokens"] == 0

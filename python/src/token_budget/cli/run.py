@@ -60,9 +60,9 @@ def run(
         )
 
     result, renderer = _stream(settings, env, stdin, stdout, stderr)
-    if result is None:
-        # Interrupted mid-request: what it cost is unknown, so the reservation is left
-        # to lapse after its TTL and is then charged in full.
+    if isinstance(result, StepQuit):
+        if grant is not None:
+            _release_if_unsent(grant, result.step)
         stderr.write("token-budget: stopped at your request; no result was printed\n")
         stderr.flush()
         return EXIT_INTERRUPTED
@@ -94,7 +94,7 @@ def _stream(
     stdin: TextIO,
     stdout: TextIO,
     stderr: TextIO,
-) -> tuple[BudgetResult | None, HumanRenderer | None]:
+) -> tuple[BudgetResult | StepQuit, HumanRenderer | None]:
     trace = VerboseTrace(stderr, _secrets(env)) if settings.verbose else None
     provider = make_provider(
         settings.provider,
@@ -129,10 +129,31 @@ def _stream(
                 observer=FanOut(*observers),
             )
         )
-    except StepQuit:
-        return None, renderer
+    except StepQuit as stop:
+        return stop, renderer
 
     return result, renderer
+
+
+def _release_if_unsent(grant: Any, step: str) -> None:
+    """Give the hold back when the user quit before the request was sent.
+
+    Quitting later leaves the hold to lapse after its TTL and be charged in full:
+    tokens may have been generated that nobody counted.
+    """
+    if (
+        step not in ("build", "send")
+        or grant.reservation is None
+        or grant.ledger is None
+    ):
+        return
+
+    from token_budget.ledger import Charge
+
+    try:
+        grant.ledger.settle(grant.reservation, Charge(0, 0, "none"))
+    finally:
+        grant.ledger.close()
 
 
 def _uses_ledger(settings: Settings, env: Mapping[str, str]) -> bool:

@@ -8,7 +8,11 @@ from token_budget.budget import BudgetObserver
 
 
 class StepQuit(Exception):
-    """The user typed q at a step prompt."""
+    """The user typed q at a step prompt; `step` names the step they stopped before."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(step)
+        self.step = step
 
 
 class StepObserver(BudgetObserver):
@@ -31,4 +35,4 @@ class StepObserver(BudgetObserver):
         self._out.flush()
         answer = self._answers.readline()
         if answer.strip().lower() == "q" or answer == "":
-            raise StepQuit
+            raise StepQuit(name)
