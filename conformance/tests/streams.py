@@ -108,6 +108,8 @@ class Plan:
     prompt: str = "p"
     cache_tokens: tuple[int | None, int | None] = (None, None)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # SSE line ending: WHATWG allows LF, CRLF and a bare CR (BR-19).
+    eol: bytes = b"\n"
 
 
 def _pieces(provider: str) -> st.SearchStrategy[list[Piece]]:
@@ -160,6 +162,9 @@ def plans(draw: st.DrawFn, provider: str, errors: bool = False) -> Plan:
             st.sampled_from(["frames", "frames", "random", "single", "bytewise"])
         ),
         seed=draw(st.integers(0, 2**16)),
+        eol=draw(st.sampled_from([b"\n", b"\n", b"\r\n", b"\r"]))
+        if provider != "ollama"
+        else b"\n",
         cache_tokens=(
             (draw(st.none() | st.integers(0, 99)), draw(st.none() | st.integers(0, 99)))
             if provider == "anthropic"
@@ -248,6 +253,9 @@ def frames(plan: Plan) -> list[bytes]:
             done=plan.terminal and not open_ended,
         )
         tail = [dialects.ollama_error_line("boom")] if plan.error else []
+    if plan.eol != b"\n":
+        # The builders write LF only, and JSON text never holds a raw newline.
+        return [frame.replace(b"\n", plan.eol) for frame in built + tail]
     return built + tail
 
 
@@ -266,10 +274,17 @@ def model_events(plan: Plan) -> list[Event]:
             events.append(Event(terminal=True))
     elif plan.provider == "anthropic":
         assert plan.usage is not None
-        prompt = (
-            plan.usage[0] + (plan.cache_tokens[0] or 0) + (plan.cache_tokens[1] or 0)
+        # message_start carries the prompt parts it has; the oracle sums them.
+        parts = (("input_tokens", plan.usage[0]),) + tuple(
+            (name, count)
+            for name, count in zip(
+                ("cache_creation_input_tokens", "cache_read_input_tokens"),
+                plan.cache_tokens,
+                strict=True,
+            )
+            if count is not None
         )
-        events = [Event(usage=UsageUpdate(prompt, KEEP)), *deltas]
+        events = [Event(usage=UsageUpdate(prompt_parts=parts)), *deltas]
         if not open_ended and plan.finish is not None:
             mapped = oracle.ANTHROPIC_STOP_REASONS.get(plan.finish, plan.finish)
             events.append(
