@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/token-budget/examples/token-budget/budget"
@@ -154,11 +155,11 @@ func (s *session) observe(p budget.Progress) {
 func (s *session) interrupted(parent context.Context) (int, bool) {
 	switch {
 	case s.steps != nil && s.steps.quits:
-		s.finishStdout()
+		s.finishStdout("")
 		fmt.Fprintln(s.io.Stderr, "token-budget: stopped at your request (q)")
 		return exitInterrupt, true
 	case parent.Err() != nil:
-		s.finishStdout()
+		s.finishStdout("")
 		fmt.Fprintln(s.io.Stderr, "token-budget: interrupted")
 		return exitInterrupt, true
 	}
@@ -174,7 +175,7 @@ func (s *session) report(res budget.Result) int {
 			return exitFailure
 		}
 	} else {
-		s.finishStdout()
+		s.finishStdout(res.Content)
 		fmt.Fprintln(s.io.Stderr, red.apply(summary(res)))
 	}
 
@@ -188,7 +189,7 @@ func (s *session) report(res budget.Result) int {
 	return exitFailure
 }
 
-func (s *session) finishStdout() {
+func (s *session) finishStdout(content string) {
 	if s.json {
 		return
 	}
@@ -196,9 +197,14 @@ func (s *session) finishStdout() {
 	if s.meter {
 		fmt.Fprint(s.io.Stderr, "\r\033[K")
 	}
-	// End the answer's line so the summary starts on its own, in a terminal.
-	if s.stdoutIsTerm {
+	// End the answer's line so the summary starts on its own. In a terminal the
+	// newline goes to stdout; otherwise stdout must stay exactly the content, so
+	// it goes to stderr, which keeps `2>&1` output readable.
+	switch {
+	case s.stdoutIsTerm:
 		fmt.Fprintln(s.io.Stdout)
+	case content != "" && !strings.HasSuffix(content, "\n"):
+		fmt.Fprintln(s.io.Stderr)
 	}
 }
 
