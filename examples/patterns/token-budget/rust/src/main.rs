@@ -2,7 +2,7 @@
 
 mod cli;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -89,8 +89,9 @@ async fn run(settings: Settings) -> u8 {
         let line = render::result_json(&result, settings.case_id.as_deref(), &settings.secrets);
         let _ = writeln!(stdout, "{line}");
     } else {
-        // On a terminal the summary must not start on the answer's last line.
-        if io::stdout().is_terminal() && !result.content.ends_with('\n') {
+        // The summary must not start on the answer's last line, on a terminal or
+        // with `2>&1`; stdout itself stays exactly the content.
+        if !result.content.is_empty() && !result.content.ends_with('\n') {
             let _ = writeln!(io::stderr());
         }
         let _ = writeln!(io::stderr(), "{}", render::summary(&result));
