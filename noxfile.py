@@ -139,6 +139,23 @@ def conformance(session: nox.Session) -> None:
     build_sdk(session)
     test_examples(session, "--lang", "all", "--conformance")
 
+    # The suite's own parts: the case files and the referee. test-examples installed
+    # what they need into the SDK's Python.
+    python = str(sdk_dir() / "python" / "bin" / "python")
+    session.run(python, "conformance/check_cases.py", external=True)
+    session.run(
+        python,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:asyncio",
+        "conformance/referee/tests",
+        external=True,
+    )
+
 
 @nox.session(name="conformance-deep", venv_backend="none")
 def conformance_deep(session: nox.Session) -> None:

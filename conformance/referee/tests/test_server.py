@@ -31,7 +31,7 @@ def _recv_until(sock: socket.socket, marker: bytes) -> bytes:
     return data
 
 
-def test_each_write_arrives_as_its_own_read_after_its_delay() -> None:
+def test_each_write_is_its_own_chunk_sent_after_its_delay() -> None:
     frames = [b"data: one\n\n", b"data: two\n\n", b"data: three\n\n"]
     script = Script(writes=[Write(f, 0.15) for f in frames])
 
@@ -40,21 +40,22 @@ def test_each_write_arrives_as_its_own_read_after_its_delay() -> None:
         socket.create_connection(("127.0.0.1", ref.port)) as sock,
     ):
         sock.sendall(REQUEST)
-        _recv_until(sock, b"\r\n\r\n")
-        arrivals = []
-        for _ in frames:
-            arrivals.append((time.monotonic(), sock.recv(65536)))
+        body = _recv_until(sock, b"\r\n\r\n").split(b"\r\n\r\n", 1)[1]
+        while not body.endswith(b"0\r\n\r\n"):
+            piece = sock.recv(65536)
+            assert piece, f"connection closed early; got {body!r}"
+            body += piece
 
-    # The final zero-length chunk may share the last read: it follows without a delay.
-    received = [data for _, data in arrivals]
-    assert received[:-1] == [_chunk(f) for f in frames[:-1]]
-    assert received[-1] in (_chunk(frames[-1]), _chunk(frames[-1]) + b"0\r\n\r\n")
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(arrivals)]
-    assert all(gap >= 0.12 for gap in gaps), gaps
+    # Every write is one HTTP chunk, in order, then the final zero-length chunk.
+    assert body == b"".join(_chunk(f) for f in frames) + b"0\r\n\r\n"
+    # The pacing is judged on the referee's own clock: how fast a loaded machine
+    # schedules the reading test says nothing about when the bytes left.
     writes = ref.record.connections[0].writes
     assert [w.index for w in writes] == [0, 1, 2]
     assert [w.nbytes for w in writes] == [len(f) for f in frames]
     assert all(w.ok for w in writes)
+    gaps = [b.t - a.t for a, b in itertools.pairwise(writes)]
+    assert all(gap >= 0.14 for gap in gaps), gaps
 
 
 def test_the_request_is_recorded() -> None:
