@@ -431,36 +431,24 @@ class HttpProvider(Provider):
         return request
 
     def _send_error(self, exc: Exception, call: HttpCall) -> ProviderError:
+        """An error before any response head arrived: nothing was generated, so the
+        cost basis is "none" whatever the kind."""
         import httpx
 
+        kind: ErrorKind
         if isinstance(exc, httpx.ConnectTimeout):
-            return self._error(
-                "timeout",
-                f"could not connect to {call.url} within {self.timeout:g} s",
-                call,
-                before_stream=True,
-            )
-        if isinstance(exc, httpx.ConnectError):
-            return self._error(
-                "connection",
-                f"could not connect to {call.url}: {exc}{self.unreachable_hint}",
-                call,
-                before_stream=True,
-            )
-        # No response head arrived, so nothing was generated: cost basis "none".
-        if isinstance(exc, httpx.TimeoutException):
-            return self._error(
-                "timeout",
-                f"{call.url} sent no response for {self.timeout:g} s",
-                call,
-                before_stream=True,
-            )
-        return self._error(
-            "connection",
-            f"request to {call.url} failed: {exc}",
-            call,
-            before_stream=True,
-        )
+            kind = "timeout"
+            message = f"could not connect to {call.url} within {self.timeout:g} s"
+        elif isinstance(exc, httpx.ConnectError):
+            kind = "connection"
+            message = f"could not connect to {call.url}: {exc}{self.unreachable_hint}"
+        elif isinstance(exc, httpx.TimeoutException):
+            kind = "timeout"
+            message = f"{call.url} sent no response for {self.timeout:g} s"
+        else:
+            kind = "connection"
+            message = f"request to {call.url} failed: {exc}"
+        return self._error(kind, message, call, before_stream=True)
 
     async def _check_response(self, response: httpx.Response, call: HttpCall) -> None:
         import httpx
